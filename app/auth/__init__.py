@@ -1,0 +1,6 @@
+"""Sign-in: password sign-in now; Microsoft sign-in and 2-step verification join it."""
+from flask import Blueprint
+
+bp = Blueprint("auth", __name__)
+
+from . import routes  # noqa: E402,F401  (registers the views on bp)
