@@ -92,7 +92,7 @@ def register(app: Flask) -> None:
 
 # Commands of areas built by later work: (module, click command attribute).
 OPTIONAL_COMMANDS = (
-    ("app.emulator.cli", "emulator"),
+    ("app.emulator.cli", "emulator_cli"),
     ("app.password_policy.cli", "sso_cli"),
     ("app.integrations.cli", "integrations_cli"),
     ("app.demo", "demo"),

@@ -51,7 +51,7 @@ def safe_next(target: str | None, default: str = "/") -> str:
     return target
 
 
-def session_expired(now: dt.datetime, idle_minutes: int, absolute: dt.timedelta) -> bool:
+def session_expired(now: dt.datetime, idle_minutes: int, absolute: dt.timedelta | int) -> bool:
     """Check and refresh the signed-in session's idle and absolute lifetimes."""
     stamp = now.timestamp()
     started = session.get("_started")
@@ -59,11 +59,16 @@ def session_expired(now: dt.datetime, idle_minutes: int, absolute: dt.timedelta)
     if started is None or seen is None:
         session["_started"] = session["_seen"] = stamp
         return False
-    if stamp - seen > idle_minutes * 60 or stamp - started > absolute.total_seconds():
+    if stamp - seen > idle_minutes * 60 or stamp - started > _seconds(absolute):
         return True
     if stamp - seen > 30:  # avoid rewriting the cookie on every request
         session["_seen"] = stamp
     return False
+
+
+def _seconds(value: dt.timedelta | int | float) -> float:
+    """A lifetime from config: a timedelta, or seconds (as environment variables give it)."""
+    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
 
 
 def hit_rate_limit(key: str, limit: int, window_seconds: int) -> bool:

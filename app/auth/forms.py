@@ -1,6 +1,6 @@
 """Sign-in forms."""
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField, StringField
+from wtforms import HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 
@@ -15,3 +15,11 @@ class LoginForm(FlaskForm):
 
 class EmptyForm(FlaskForm):
     """A POST-only button: carries the CSRF token and nothing else."""
+
+
+class LinkForm(FlaskForm):
+    """Link Microsoft account: the password again, and which integration."""
+
+    integration_id = SelectField("Integration", coerce=int)
+    password = PasswordField("Your password", validators=[DataRequired(message="Enter your password."),
+                                                         Length(max=1024)])

@@ -7,7 +7,8 @@ from flask_login import current_user, logout_user
 from .. import audit, clock
 from ..extensions import db
 from ..security import safe_next
-from . import bp, rules
+from ..models import Integration
+from . import bp, microsoft, rules, sso_routes
 from .forms import EmptyForm, LoginForm
 from .service import RATE_LIMITED, password_sign_in, start_session
 
@@ -22,8 +23,13 @@ def login():
     if current_user.is_authenticated:
         return redirect(safe_next(request.args.get("next"), url_for("main.home")))
     form = LoginForm()
+    integrations = sso_routes.enabled_integrations()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
+    elif not form.password.data and (realm := sso_routes.realm_integration(form.login.data)):
+        # An email of an organization that signs in with Microsoft and no password: go there
+        # (works without JavaScript; CSRFProtect has already checked this POST).
+        return sso_routes.begin_sign_in(realm, form.login.data, form.next.data)
     if form.validate_on_submit():
         outcome = password_sign_in(form.login.data, form.password.data, request.remote_addr or "")
         db.session.commit()
@@ -31,10 +37,11 @@ def login():
         target = safe_next(form.next.data, url_for("main.home"))
         if decision.reason == RATE_LIMITED:
             return render_template("auth/login.html", form=form, error=decision.message
-                                   + " Wait a few minutes and try again."), 429
+                                   + " Wait a few minutes and try again.", integrations=integrations), 429
         if not decision.allowed:
             form.password.data = ""
-            return render_template("auth/login.html", form=form, error=FAILED), 200
+            return render_template("auth/login.html", form=form, error=FAILED,
+                                   integrations=integrations), 200
         if decision.reason in (rules.TOTP_REQUIRED, rules.TOTP_ENROL):
             session.clear()
             session[PENDING_2FA] = {"uid": user.id, "sv": user.session_version, "next": target,
@@ -43,7 +50,7 @@ def login():
         start_session(user, "password")
         db.session.commit()
         return redirect(target)
-    return render_template("auth/login.html", form=form, error=None)
+    return render_template("auth/login.html", form=form, error=None, integrations=integrations)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -52,13 +59,28 @@ def logout():
     form = EmptyForm()
     if not form.validate_on_submit():
         abort(400)
+    integration_id = session.get("sso_integration_id") if session.get("auth_method") == "microsoft" else None
     if current_user.is_authenticated:
         audit.record("sign_out", tenant_id=current_user.tenant_id, target=current_user)
         db.session.commit()
     logout_user()
     session.clear()
     flash("You have been signed out.", "success")
+    if integration_id:
+        return redirect(url_for("auth.signed_out", integration=integration_id))
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/signed-out")
+def signed_out():
+    """After a Microsoft session: offer to sign out of Microsoft too (the portal session is gone)."""
+    integration = db.session.get(Integration, request.args.get("integration", type=int) or 0)
+    if integration is None or current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    info = sso_routes.snapshot(integration)
+    db.session.commit()
+    return render_template("auth/signed_out.html",
+                           microsoft_logout=microsoft.logout_url(info, url_for("auth.login", _external=True)))
 
 
 @bp.app_context_processor
