@@ -83,3 +83,51 @@ def shot(page, request):
         return path
 
     return _shot
+
+
+@dataclass
+class SsoWorld:
+    """A live portal with a system-wide integration pointed at the emulator, and Contoso people."""
+
+    server: LiveServer
+    emulator: object
+    integration_id: int
+    tenant_id: int
+
+
+@pytest.fixture
+def live_sso(live_server, fresh_emulator):
+    """Contoso Call Center (megan: tenant admin; alex: user) and the Microsoft integration."""
+    from app.accounts import NewUser, create_tenant, create_user
+    from app.auth import microsoft
+
+    from ..emulator_fixtures import CLIENT_ID
+    from ..sso_helpers import make_integration
+
+    microsoft._DOC_CACHE.clear()
+    microsoft._HTTP_CACHE.clear()
+    fresh_emulator.state.add_redirect_uri(CLIENT_ID, f"{live_server.url}/auth/microsoft/callback")
+    with live_server.app.app_context():
+        tenant = create_tenant("Contoso Call Center", "contoso")
+        for login, name, role in (("megan", "Megan Bowen", "tenant_admin"), ("alex", "Alex Wilber", "user")):
+            create_user(tenant, NewUser(login, f"{login}@contoso.com", name, role, password=PASSWORD))
+        db.session.commit()
+        integration = make_integration(fresh_emulator, app_domain=live_server.url)
+        world = SsoWorld(live_server, fresh_emulator, integration.id, tenant.id)
+    return world
+
+
+PASSWORD = "Contoso-Demo-1"
+
+
+def password_sign_in(page, login: str, password: str = PASSWORD) -> None:
+    """Sign in through the real login page."""
+    page.goto("/login")
+    page.get_by_label("Login").fill(login)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+
+
+def pick_account(page, upn: str) -> None:
+    """On the emulator's "Pick an account" page, choose the account."""
+    page.locator(f'button[data-upn="{upn}"]').click()
