@@ -63,6 +63,12 @@ def microsoft_sign_in(client, emulator, integration, account: str, *, accept=Tru
 
 def drive(client, emulator, auth_uri: str, account: str | None, *, accept=True, on_behalf=None) -> RoundTrip:
     """Walk the emulator's pages from auth_uri and hand its answer to the portal's callback."""
+    browser = authorize(emulator, auth_uri, account, accept=accept, on_behalf=on_behalf)
+    return RoundTrip(browser, callback(client, browser.redirect_url))
+
+
+def authorize(emulator, auth_uri: str, account: str | None, *, accept=True, on_behalf=None):
+    """Walk the emulator's pages (pick, consent) and stop at its answer, not yet delivered."""
     browser = make_browser(emulator)
     browser.open(auth_uri)
     if account and not browser.done:
@@ -70,7 +76,14 @@ def drive(client, emulator, auth_uri: str, account: str | None, *, accept=True, 
     if not browser.done and "Permissions requested" in browser.text:
         browser.accept(on_behalf=on_behalf) if accept else browser.cancel()
     assert browser.done, browser.text[:1500]
-    return RoundTrip(browser, callback(client, browser.redirect_url))
+    return browser
+
+
+def started(client, integration) -> str:
+    """Press Sign in with Microsoft; returns where the portal sends the browser."""
+    start = client.post(f"/auth/microsoft/start/{integration.id}")
+    assert start.status_code == 302, start.get_data(as_text=True)[:800]
+    return start.headers["Location"]
 
 
 def callback(client, url: str):

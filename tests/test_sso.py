@@ -10,7 +10,7 @@ from app.extensions import db
 from app.models import AuditEvent, LinkedAccount, User
 
 from .emulator_fixtures import ATTACKER_TID, CLIENT_ID, CONTOSO_TID
-from .sso_helpers import callback, connect, drive, microsoft_sign_in, sso  # noqa: F401  (fixture)
+from .sso_helpers import authorize, callback, connect, drive, microsoft_sign_in, sso, started  # noqa: F401
 
 ALEX_OID = "6ef26ce6-58e8-47e8-9e20-8f1916a478e0"
 
@@ -233,14 +233,7 @@ def test_two_simultaneous_first_sign_ins_create_one_link(app, client, sso, facto
     first, second = app.test_client(), app.test_client()
     answers = []
     for c in (first, second):
-        start = c.post(f"/auth/microsoft/start/{sso['integration'].id}")
-        from .sso_helpers import make_browser
-
-        browser = make_browser(sso["emulator"])
-        browser.open(start.headers["Location"])
-        browser.pick("alex@contoso.com")
-        if not browser.done:
-            browser.accept()
+        browser = authorize(sso["emulator"], started(c, sso["integration"]), "alex@contoso.com")
         answers.append((c, browser.redirect_url))
     import threading
 
@@ -280,14 +273,7 @@ def test_provider_down_gives_a_clear_page_and_passwords_still_work(app, client, 
     connect(sso["integration"], sso["tenant_a"])
     contoso_user(factory, sso["tenant_a"], "alex", "alex@contoso.com")
     app.config["IDP_TIMEOUT_SECONDS"] = 1
-    start = client.post(f"/auth/microsoft/start/{sso['integration'].id}")
-    from .sso_helpers import make_browser
-
-    browser = make_browser(sso["emulator"])
-    browser.open(start.headers["Location"])
-    browser.pick("alex@contoso.com")
-    if not browser.done:
-        browser.accept()
+    browser = authorize(sso["emulator"], started(client, sso["integration"]), "alex@contoso.com")
     sso["emulator"].state.set_delay(3)
     import time
 
@@ -302,14 +288,7 @@ def test_provider_down_gives_a_clear_page_and_passwords_still_work(app, client, 
 def test_provider_failures_never_500(client, sso, factory, mode, words):
     connect(sso["integration"], sso["tenant_a"])
     contoso_user(factory, sso["tenant_a"], "alex", "alex@contoso.com")
-    start = client.post(f"/auth/microsoft/start/{sso['integration'].id}")
-    from .sso_helpers import make_browser
-
-    browser = make_browser(sso["emulator"])
-    browser.open(start.headers["Location"])
-    browser.pick("alex@contoso.com")
-    if not browser.done:
-        browser.accept()
+    browser = authorize(sso["emulator"], started(client, sso["integration"]), "alex@contoso.com")
     sso["emulator"].state.set_tamper(mode)
     answer = callback(client, browser.redirect_url)
     assert answer.status_code == 503 and words in answer.get_data(as_text=True)

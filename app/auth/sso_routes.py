@@ -95,14 +95,20 @@ def enabled_integrations() -> list[Integration]:
                                    .order_by(Integration.owner_tenant_id.is_not(None), Integration.name)))
 
 
-@bp.route("/auth/microsoft/start/<int:integration_id>", methods=["POST"])
-def microsoft_start(integration_id: int):
-    """Send the browser to Microsoft to sign in through this integration."""
+def posted_integration_or_404(integration_id: int) -> Integration:
+    """The enabled integration a sign-in button posted to (its CSRF token checked)."""
     if not EmptyForm().validate_on_submit():
         abort(400)
     integration = db.session.get(Integration, integration_id)
     if integration is None or not integration.enabled:
         abort(404)
+    return integration
+
+
+@bp.route("/auth/microsoft/start/<int:integration_id>", methods=["POST"])
+def microsoft_start(integration_id: int):
+    """Send the browser to Microsoft to sign in through this integration."""
+    integration = posted_integration_or_404(integration_id)
     return begin_sign_in(integration, request.form.get("login_hint"), request.form.get("next"))
 
 
@@ -258,12 +264,7 @@ def handle_sign_in(info, payload: dict, query: dict):
 @bp.route("/auth/microsoft/admin-consent/<int:integration_id>", methods=["POST"])
 def microsoft_admin_consent(integration_id: int):
     """From the Approval required page: an administrator grants consent, then signs in."""
-    if not EmptyForm().validate_on_submit():
-        abort(400)
-    integration = db.session.get(Integration, integration_id)
-    if integration is None or not integration.enabled:
-        abort(404)
-    info = snapshot(integration)
+    info = snapshot(posted_integration_or_404(integration_id))
     state = flows.save(flows.ADMIN_CONSENT, info.id, None, {"then": flows.SIGN_IN,
                                                              "next": safe_next(request.form.get("next"), "")})
     db.session.commit()
