@@ -53,7 +53,8 @@ EXPLANATIONS = {
     INTEGRATION_DISABLED: "The integration used by the connection is disabled.",
     NOT_LINKED: "No Microsoft account is linked to this user and automatic activation is off.",
     NO_EMAIL_CLAIM: "Microsoft sent no email address for this account, so it cannot be matched.",
-    EMAIL_UNVERIFIED: "The email Microsoft sent is not on a verified domain of the organization.",
+    EMAIL_UNVERIFIED: ("The email address is not on a verified domain of the Microsoft organization, "
+                       "so it cannot be trusted to identify the user."),
     NO_MATCHING_USER: "No user of this tenant has the email Microsoft sent.",
     DOMAIN_NOT_ALLOWED: "The user's email domain is not one of the tenant's restricted domains.",
     WRONG_TENANT: "The linked account belongs to another tenant.",
@@ -82,6 +83,16 @@ def _g(obj: Any, name: str, default: Any = None) -> Any:
     if isinstance(obj, dict):
         return obj.get(name, default)
     return getattr(obj, name, default)
+
+
+def sso_mode(policy: Any) -> str:
+    """The tenant's SSO mode; no policy (or no mode) means the default, Enabled."""
+    return _g(policy, "sso_mode") or "enabled"
+
+
+def sso_allowed_by_mode(policy: Any) -> bool:
+    """Rule 1 of Microsoft sign-in: only Enabled and Mandatory allow it (anything else refuses)."""
+    return sso_mode(policy) in ("enabled", "mandatory")
 
 
 def account_state(user: Any, now: dt.datetime) -> Optional[str]:
@@ -114,7 +125,7 @@ def password_allowed(user: Any, policy: Any, now: dt.datetime) -> Decision:
         return Decision.of(True, OK) if _g(user, "password_hash") else Decision.of(False, NO_PASSWORD)
     if _g(user, "auth_type") != "password":
         return Decision.of(False, SSO_ONLY)
-    if _g(policy, "sso_mode") == "mandatory":
+    if sso_mode(policy) == "mandatory":
         return Decision.of(False, SSO_MANDATORY)
     if not _g(user, "password_hash"):
         return Decision.of(False, NO_PASSWORD)
@@ -145,6 +156,8 @@ def connection_usable(connection: Any, integration: Any) -> Decision:
         return Decision.of(False, ORG_NOT_CONNECTED)
     if _g(connection, "status") != "connected":
         return Decision.of(False, CONNECTION_NOT_ACTIVE)
+    if integration is None:
+        integration = _g(connection, "integration")
     if integration is not None and not _g(integration, "enabled", True):
         return Decision.of(False, INTEGRATION_DISABLED)
     return Decision.of(True, OK)
@@ -153,18 +166,21 @@ def connection_usable(connection: Any, integration: Any) -> Decision:
 def email_is_verified(claims: dict[str, Any], verified_domains: list[str]) -> bool:
     """The email claim may identify someone only if its domain is verified for the organization.
 
-    Guards against the "nOAuth" takeover: `email` is mutable and unverified in Entra ID unless
-    `xms_edov` says so or its domain is one of the organization's verified domains.
+    Guards against the "nOAuth" takeover: `email` is mutable and unverified in Entra ID. DESIGN §4
+    demands the domain be one of the organization's verified domains (read at connect time);
+    `xms_edov` cannot stand in for that, but an explicit "not verified" from Microsoft refuses.
     """
     email = claims.get("email") or ""
     if not email_domain(email):
         return False
-    return claims.get("xms_edov") in (True, "true", "1", 1) or domain_in(email, verified_domains)
+    if claims.get("xms_edov") in (False, "false", "False", "0", 0):
+        return False
+    return domain_in(email, verified_domains or [])
 
 
 def user_may_use_microsoft(user: Any, policy: Any, now: dt.datetime) -> Decision:
     """Rules 1, 4, 5 and 6 for a known user (no token needed)."""
-    if _g(policy, "sso_mode") == "disabled":
+    if not sso_allowed_by_mode(policy):
         return Decision.of(False, SSO_DISABLED)
     state = account_state(user, now)
     if state:
@@ -195,7 +211,7 @@ def microsoft_sign_in(
     usable = connection_usable(connection, integration)
     if not usable.allowed:
         return usable
-    if _g(policy, "sso_mode") == "disabled":
+    if not sso_allowed_by_mode(policy):
         return Decision.of(False, SSO_DISABLED)
     user, create_link = linked_user, False
     if user is not None and _g(user, "tenant_id") != _g(connection, "tenant_id"):
@@ -207,7 +223,8 @@ def microsoft_sign_in(
             return Decision.of(False, NO_EMAIL_CLAIM)
         if not email_is_verified(claims, _g(connection, "verified_domains") or []):
             return Decision.of(False, EMAIL_UNVERIFIED)
-        if email_user is None or (_g(email_user, "email") or "").lower() != claims["email"].lower():
+        claimed = claims["email"].strip().lower()
+        if email_user is None or (_g(email_user, "email") or "").strip().lower() != claimed:
             return Decision.of(False, NO_MATCHING_USER)
         if _g(email_user, "tenant_id") != _g(connection, "tenant_id"):
             return Decision.of(False, NO_MATCHING_USER)
@@ -224,9 +241,12 @@ def could_use_microsoft_today(
     """Whether this user could sign in with Microsoft today, before any token exists.
 
     `connections` are the tenant's connections (with their integration's `enabled` readable as
-    `integration_enabled` or via `.integration`). Without a link, automatic activation and a
-    verified email domain on some connected organization are needed.
+    `integration_enabled` or via `.integration`); `has_link` means a link on one of the usable
+    ones. Without a link, automatic activation and a verified email domain on some connected
+    organization are needed. Reasons come in DESIGN §4 order (the SSO mode first).
     """
+    if not sso_allowed_by_mode(policy):
+        return Decision.of(False, SSO_DISABLED)
     usable = [
         c
         for c in connections
@@ -235,8 +255,6 @@ def could_use_microsoft_today(
     ]
     if not usable:
         return Decision.of(False, ORG_NOT_CONNECTED)
-    if _g(policy, "sso_mode") == "disabled":
-        return Decision.of(False, SSO_DISABLED)
     if not has_link:
         auto = [c for c in usable if _g(c, "auto_activation")]
         if not auto:
@@ -249,3 +267,14 @@ def could_use_microsoft_today(
 def could_use_password_today(user: Any, policy: Any, now: dt.datetime) -> Decision:
     """Whether this user could sign in with a password today (before a password is typed)."""
     return password_allowed(user, policy, now)
+
+
+def could_sign_in_today(
+    user: Any, policy: Any, connections: list[Any], has_link: bool, now: dt.datetime
+) -> Decision:
+    """Whether the user has any way in today; data has the `password` and `microsoft` decisions."""
+    by_password = could_use_password_today(user, policy, now)
+    by_microsoft = could_use_microsoft_today(user, policy, connections, has_link, now)
+    allowed = by_password.allowed or by_microsoft.allowed
+    reason = OK if allowed else by_microsoft.reason
+    return Decision.of(allowed, reason, password=by_password, microsoft=by_microsoft)

@@ -10,6 +10,7 @@ from ..auth.forms import EmptyForm
 from ..extensions import db
 from ..models import ROLE_TENANT_ADMIN, Tenant, User
 from ..pagination import paginate_offset
+from ..password_policy.service import policy_for_tenant, reset_sso as reset_sso_settings
 from . import bp
 from .forms import TenantForm
 
@@ -77,3 +78,19 @@ def stop_managing():
         abort(400)
     session.pop(ACTING_TENANT_KEY, None)
     return redirect(url_for("tenants.index"))
+
+
+@bp.route("/<int:tenant_id>/reset-sso", methods=["GET", "POST"])
+@system_admin_required
+def reset_sso(tenant_id: int):
+    """Break glass: confirm, then set the tenant's SSO back to Enabled with no restricted domains."""
+    tenant = db.session.get(Tenant, tenant_id) or abort(404)
+    form = EmptyForm()
+    if form.validate_on_submit():
+        reset_sso_settings(tenant)
+        db.session.commit()
+        flash(f"SSO settings of “{tenant.name}” reset: Single Sign-On is Enabled and restricted "
+              "domains are cleared. Its users can sign in with their passwords again.", "success")
+        return redirect(url_for("tenants.index"))
+    return render_template("tenants/reset_sso.html", tenant=tenant, policy=policy_for_tenant(tenant.id),
+                           form=form)
