@@ -93,6 +93,7 @@ def register_blueprints(app: Flask) -> None:
 # Areas built by later work; each registers when its package exists.
 OPTIONAL_BLUEPRINTS = (
     "app.users",
+    "app.two_step",
     "app.password_policy",
     "app.audit_log",
     "app.integrations",

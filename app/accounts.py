@@ -10,12 +10,13 @@ from sqlalchemy import select
 
 from . import audit
 from .extensions import db
-from .models import ROLE_SYSTEM_ADMIN, ROLES, PasswordPolicy, Tenant, User
+from .models import AUTH_TYPE_LABELS, ROLE_SYSTEM_ADMIN, ROLES, PasswordPolicy, Tenant, User
 from .passwords import describe_problems, hash_password, password_problems
 
 LOGIN_RE = re.compile(r"^[A-Za-z0-9._@+-]{1,150}$")
 # Deliberately plain: one @, a dot in the domain, no spaces or control characters.
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+AUTH_TYPES = tuple(AUTH_TYPE_LABELS)
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$")
 
 
@@ -84,14 +85,19 @@ class NewUser:
 
 def validate_new_user(tenant: Optional[Tenant], data: NewUser) -> dict[str, str]:
     """Field errors for a new user (empty dict: valid)."""
+    return validate_user(tenant, data)
+
+
+def validate_user(tenant: Optional[Tenant], data: NewUser, *, exclude_id: int | None = None) -> dict[str, str]:
+    """Field errors for a new user, or for an existing one (exclude_id) being changed."""
     errors: dict[str, str] = {}
     if err := login_error(data.login):
         errors["login"] = err
-    elif login_taken(data.login):
+    elif login_taken(data.login, exclude_id=exclude_id):
         errors["login"] = "This login is already taken."
     if err := email_error(data.email):
         errors["email"] = err
-    elif email_taken(tenant.id if tenant else None, data.email):
+    elif email_taken(tenant.id if tenant else None, data.email, exclude_id=exclude_id):
         errors["email"] = "Another user of this tenant already has this email."
     if not data.display_name.strip():
         errors["display_name"] = "Enter a name."
@@ -102,6 +108,8 @@ def validate_new_user(tenant: Optional[Tenant], data: NewUser) -> dict[str, str]
     elif (data.role == ROLE_SYSTEM_ADMIN) != (tenant is None):
         errors["role"] = ("A service provider account belongs to no tenant." if tenant
                           else "Choose a tenant for this role.")
+    if data.auth_type not in AUTH_TYPES:
+        errors["auth_type"] = "Choose Password or Single Sign-On."
     if data.password is not None and data.auth_type == "password":
         policy = tenant.policy if tenant else None
         if problems := password_problems(data.password, policy):
@@ -123,9 +131,35 @@ def create_user(tenant: Optional[Tenant], data: NewUser) -> User:
     db.session.add(user)
     db.session.flush()
     audit.record("user.created", tenant_id=user.tenant_id, target=user,
-                 details={"after": {"login": user.login, "email": user.email, "role": user.role,
-                                    "auth_type": user.auth_type, "display_name": user.display_name}})
+                 details={"after": user_snapshot(user)})
     return user
+
+
+def update_user(user: User, tenant: Optional[Tenant], data: NewUser) -> None:
+    """Validate and apply login, email, name, role, authentication type and (if given) a new
+    password to an existing user; raises ValidationFailed. The caller audits and commits."""
+    errors = validate_user(tenant, data, exclude_id=user.id)
+    if errors:
+        raise ValidationFailed(errors)
+    user.set_login(data.login)
+    user.set_email(data.email)
+    user.display_name = data.display_name.strip()
+    user.role = data.role
+    user.auth_type = data.auth_type
+    if data.auth_type != "password":
+        user.password_hash = None  # a Single Sign-On user has no usable password
+    elif data.password:
+        user.password_hash = hash_password(data.password)
+
+
+def user_snapshot(user: User) -> dict:
+    """The audited fields of a user (never the password hash or the TOTP secret)."""
+    return {"login": user.login, "email": user.email, "display_name": user.display_name,
+            "role": user.role, "auth_type": user.auth_type,
+            "web_access": bool(user.web_access is None or user.web_access),
+            "require_2fa": bool(user.require_2fa),
+            "valid_till": user.valid_till.isoformat() if user.valid_till else None,
+            "has_password": bool(user.password_hash)}
 
 
 def validate_new_tenant(name: str, slug: str) -> dict[str, str]:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -134,6 +135,14 @@ class User(db.Model):
     def get_id(self) -> str:
         """Login id "<id>:<session_version>" so a version bump ends sessions."""
         return f"{self.id}:{self.session_version}"
+
+
+# The users list pages by keyset over (tenant, sort key, id) and sorts by these keys (issue 3;
+# created by migration 0002). lower(display_name) gives a case-insensitive sort by name.
+Index("ix_user_tenant_login_id", User.tenant_id, User.login_key, User.id)
+Index("ix_user_tenant_email_id", User.tenant_id, User.email_key, User.id)
+Index("ix_user_tenant_name", User.tenant_id, func.lower(User.display_name), User.id)
+Index("ix_user_tenant_last_login", User.tenant_id, User.last_login_at, User.id)
 
 
 class PasswordPolicy(db.Model):

@@ -28,7 +28,7 @@ MENU = (
     Entry("Service provider", "Tenants", "tenants.index", (ROLE_SYSTEM_ADMIN,)),
     Entry("System", "Integrations", "integrations.index"),
     Entry("User Authentication", "Password Policy", "password_policy.view"),
-    Entry("User Authentication", "2-Step Verification", "password_policy.two_step"),
+    Entry("User Authentication", "2-Step Verification", "two_step.settings"),
     Entry("User Authentication", "Check access", "password_policy.check_access"),
     Entry("User Management", "Users", "users.index"),
     Entry("Audit", "Audit log", "audit.index"),

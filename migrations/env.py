@@ -47,6 +47,10 @@ def get_metadata():
     return target_db.metadata
 
 
+def _not_search_index(obj, name, type_, reflected, compare_to):
+    return not (type_ == 'table' and name and name.startswith('user_fts'))
+
+
 def run_migrations_offline():
     """Run migrations in 'offline' mode.
 
@@ -87,6 +91,9 @@ def run_migrations_online():
                 logger.info('No changes in schema detected.')
 
     conf_args = current_app.extensions['migrate'].configure_args
+    # The SQLite-only search index (user_fts and its shadow tables) is made by migration 0002,
+    # not by the models: autogenerate must not propose dropping it.
+    conf_args.setdefault('include_object', _not_search_index)
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 
