@@ -1,6 +1,7 @@
 """The service provider's Tenants page and acting for a tenant."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
@@ -38,9 +39,6 @@ def test_new_admin_can_sign_in(client, people, login):
     assert client.post("/login", data={"login": "NW-ADMIN", "password": "Northwind-Pass-1"}).status_code == 302
 
 
-import pytest  # noqa: E402
-
-
 @pytest.mark.parametrize("overrides, message", [
     ({"admin_email": "not-an-email"}, "Enter a valid email address"),
     ({"admin_login": "has space"}, "cannot contain spaces"),
@@ -60,8 +58,7 @@ def test_bad_input_keeps_what_was_typed_and_writes_nothing(client, people, login
         value = form(**overrides)[field]
         if value:
             assert f'value="{value}"' in body
-    assert (count(Tenant), count(User)) == before[:2]
-    assert count(AuditEvent) == before[2] + 0 or count(AuditEvent) >= before[2]
+    assert (count(Tenant), count(User), count(AuditEvent)) == before
 
 
 def test_tenant_search_and_empty_state(client, people, login):
