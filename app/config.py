@@ -29,6 +29,11 @@ class Defaults:
     # Sign-in attempts allowed per client address per window (shared by all workers).
     LOGIN_RATE_LIMIT = 30
     LOGIN_RATE_WINDOW_SECONDS = 300
+    # 2-step verification codes a user may try per window, and password-change attempts likewise.
+    TOTP_RATE_LIMIT = 5
+    TOTP_RATE_WINDOW_SECONDS = 300
+    PASSWORD_CHANGE_ATTEMPTS = 5
+    PASSWORD_CHANGE_WINDOW_SECONDS = 300
     # Seconds to wait for the identity provider on any call.
     IDP_TIMEOUT_SECONDS = 10
     # Number of proxies in front of the app whose X-Forwarded-* headers are trusted (0: none).

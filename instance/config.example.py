@@ -24,3 +24,10 @@ SECRET_KEY = "change-me"
 
 # Seconds to wait for Microsoft (or the emulator) on any call.
 # IDP_TIMEOUT_SECONDS = 10
+
+# Attempts per window (seconds) for 2-step verification codes and for re-entering a password
+# (profile password change, linking a Microsoft account).
+# TOTP_RATE_LIMIT = 5
+# TOTP_RATE_WINDOW_SECONDS = 300
+# PASSWORD_CHANGE_ATTEMPTS = 5
+# PASSWORD_CHANGE_WINDOW_SECONDS = 300

@@ -43,7 +43,9 @@ def microsoft_link():
     form = LinkForm()
     form.integration_id.choices = [(i.id, i.name) for i in integrations]
     if form.validate_on_submit():
-        limited = hit_rate_limit(f"link:{current_user.id}", 5, 300)
+        cfg = current_app.config  # re-entering the password is limited like changing it
+        limited = hit_rate_limit(f"link:{current_user.id}", cfg["PASSWORD_CHANGE_ATTEMPTS"],
+                                 cfg["PASSWORD_CHANGE_WINDOW_SECONDS"])
         ok = not limited and verify_password(current_user.password_hash, form.password.data)
         db.session.commit()
         if ok:

@@ -23,8 +23,6 @@ from ..security import hit_rate_limit
 ISSUER = "Call Recording"
 # How long the step between password and code may take, in seconds.
 PENDING_SECONDS = 300
-DEFAULT_RATE_LIMIT = 5
-DEFAULT_RATE_WINDOW_SECONDS = 300
 
 OK = "ok"
 INVALID = "totp_invalid"
@@ -99,8 +97,7 @@ def save_enrolment(user: User, secret: str, step: int) -> None:
 def rate_limited(user_id: int) -> bool:
     """Count a code attempt for this user; True once the limit for the window is passed."""
     cfg = current_app.config
-    return hit_rate_limit(f"totp:{user_id}", cfg.get("TOTP_RATE_LIMIT", DEFAULT_RATE_LIMIT),
-                          cfg.get("TOTP_RATE_WINDOW_SECONDS", DEFAULT_RATE_WINDOW_SECONDS))
+    return hit_rate_limit(f"totp:{user_id}", cfg["TOTP_RATE_LIMIT"], cfg["TOTP_RATE_WINDOW_SECONDS"])
 
 
 def check_code(user: User, secret: Optional[str], code: str, now: dt.datetime, *, enrol: bool,

@@ -13,9 +13,6 @@ from ..models import AUTH_PASSWORD, LinkedAccount, PasswordPolicy, User
 from ..passwords import describe_problems, hash_password, password_problems, verify_password
 from ..security import hit_rate_limit
 
-DEFAULT_ATTEMPTS = 5
-DEFAULT_WINDOW_SECONDS = 300
-
 
 @dataclass
 class TwoStepStatus:
@@ -64,8 +61,8 @@ def change_password(user: User, current: str, new: str, repeat: str, policy: Any
     A success bumps the session version, so every other session of the user ends.
     """
     cfg = current_app.config
-    if hit_rate_limit(f"password_change:{user.id}", cfg.get("PASSWORD_CHANGE_ATTEMPTS", DEFAULT_ATTEMPTS),
-                      cfg.get("PASSWORD_CHANGE_WINDOW_SECONDS", DEFAULT_WINDOW_SECONDS)):
+    if hit_rate_limit(f"password_change:{user.id}", cfg["PASSWORD_CHANGE_ATTEMPTS"],
+                      cfg["PASSWORD_CHANGE_WINDOW_SECONDS"]):
         return {"current_password": "Too many attempts. Wait a few minutes and try again."}
     if not has_password_sign_in(user):
         return {"current_password": "Your account signs in with Single Sign-On and has no password."}
