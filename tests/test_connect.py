@@ -168,3 +168,14 @@ def test_tenant_admin_cannot_touch_another_tenants_connection(client, sso, login
     assert client.get(f"/admin/connections/{other.id}/configure").status_code == 404
     assert client.post(f"/admin/connections/{other.id}/resume").status_code == 404
     assert client.get(f"/admin/connections/{other.id}/finish").status_code == 404
+
+
+def test_service_provider_tests_every_connection_without_choosing_a_tenant(client, sso, login):
+    connect(sso["integration"], sso["tenant_a"])
+    connect(sso["integration"], sso["tenant_b"], FABRIKAM_TID, domains=["fabrikam.com"], name="Fabrikam")
+    sso["emulator"].state.grant_admin_consent(CONTOSO_TID, CLIENT_ID)
+    login("provider")
+    body = client.post(f"/admin/integrations/{sso['integration'].id}/test").get_data(as_text=True)
+    assert "Contoso" in body and "Fabrikam" in body
+    statuses = {c.org_name: c.status for c in connections()}
+    assert statuses == {"Contoso": "connected", "Fabrikam": "error"}

@@ -65,7 +65,7 @@ ACCESS = {
     "connect.configure": TENANT_ADMIN,
     "connect.finish": TENANT_ADMIN,
     "connect.resume": TENANT_ADMIN,
-    "connect.test": TENANT_ADMIN,
+    "connect.test": ADMIN,
 }
 
 

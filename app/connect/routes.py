@@ -6,11 +6,12 @@ from flask_login import current_user
 from sqlalchemy import or_, select
 
 from .. import audit
-from ..access import current_tenant_id, get_scoped_or_404, tenant_admin_required
+from ..access import admin_required, current_tenant_id, get_scoped_or_404, tenant_admin_required
 from ..auth import flows, microsoft, sso_routes
 from ..auth.forms import EmptyForm
 from ..extensions import db
 from ..integrations import clouds
+from ..integrations.scope import visible_integration_or_404
 from ..models import CONN_PENDING, Connection, Integration
 from . import bp, service
 from .forms import ConfigureForm
@@ -18,8 +19,9 @@ from .forms import ConfigureForm
 STEPS = ("Step 1. Getting started", "Step 2. Configure", "Step 3. Finish")
 
 
-def integration_or_404(integration_id: int) -> Integration:
-    """An integration the current tenant may connect through: system-wide or its own."""
+def connectable_integration_or_404(integration_id: int) -> Integration:
+    """An integration the chosen tenant may connect through: system-wide or its own (a service
+    provider acting for a tenant may not use another tenant's integration)."""
     integration = db.session.scalars(select(Integration).where(
         Integration.id == integration_id,
         or_(Integration.owner_tenant_id.is_(None), Integration.owner_tenant_id == current_tenant_id()),
@@ -48,7 +50,7 @@ def _url(endpoint: str, **values) -> str | None:
 @tenant_admin_required
 def start(integration_id: int):
     """Step 1: explain, then Continue sends the admin to Microsoft to pick an admin account."""
-    integration = integration_or_404(integration_id)
+    integration = connectable_integration_or_404(integration_id)
     form = EmptyForm()
     if form.validate_on_submit():
         return begin_connect(sso_routes.snapshot(integration), {})
@@ -115,7 +117,7 @@ def admin_consent(integration_id: int):
     """Send an admin to Microsoft's tenant-wide consent page; the wizard continues afterwards."""
     if not EmptyForm().validate_on_submit():
         abort(400)
-    info = sso_routes.snapshot(integration_or_404(integration_id))
+    info = sso_routes.snapshot(connectable_integration_or_404(integration_id))
     state = flows.save(flows.ADMIN_CONSENT, info.id, None, {"then": flows.CONNECT, "tenant_id": current_tenant_id(),
                                                              "user_id": current_user.id})
     db.session.commit()
@@ -158,13 +160,18 @@ def resume(connection_id: int):
 
 
 @bp.route("/integrations/<int:integration_id>/test", methods=["POST"])
-@tenant_admin_required
+@admin_required
 def test(integration_id: int):
-    """Test a Connection: a client-credentials token and a discovery check per connection."""
+    """Test a Connection: a client-credentials token and a discovery check per connection.
+
+    A tenant admin tests their tenant's connections; the service provider tests them all.
+    """
     if not EmptyForm().validate_on_submit():
         abort(400)
-    integration = integration_or_404(integration_id)
-    scope = None if current_user.is_system_admin and integration.owner_tenant_id is None else current_tenant_id()
+    if current_user.is_system_admin:
+        integration, scope = visible_integration_or_404(integration_id), None
+    else:
+        integration, scope = connectable_integration_or_404(integration_id), current_tenant_id()
     targets = [(c.id, c.org_tid, c.org_name) for c in service.testable(integration, scope)]
     info = sso_routes.snapshot(integration)
     db.session.commit()  # the checks below call Microsoft; no transaction may stay open
