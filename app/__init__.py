@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 
 from . import config as config_module
-from .extensions import csrf, db, login_manager, migrate
+from .extensions import csrf, db, login_manager
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 
@@ -66,7 +66,6 @@ def register_extensions(app: Flask) -> None:
     from . import db_sqlite
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -125,7 +124,14 @@ def register_handlers(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    """The `flask` commands for installs and scripts."""
+    """The `flask` commands, when this process runs them (tests too); a web worker skips them,
+    and with them Alembic and the emulator (about 12 MiB per worker)."""
+    if os.environ.get("FLASK_RUN_FROM_CLI") != "true" and not app.config.get("TESTING") \
+            and not app.config.get("REGISTER_CLI"):
+        return
+    from flask_migrate import Migrate
+
     from .cli import register
 
+    Migrate(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     register(app)

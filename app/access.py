@@ -4,7 +4,7 @@ from __future__ import annotations
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import abort, flash, redirect, session, url_for
+from flask import abort, flash, g, redirect, session, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import Select, select
 
@@ -45,9 +45,13 @@ def current_tenant_id() -> int | None:
 
 
 def current_tenant() -> Tenant | None:
-    """The Tenant row of current_tenant_id(), if any."""
+    """The Tenant row of current_tenant_id(), if any (read once per request)."""
     tid = current_tenant_id()
-    return db.session.get(Tenant, tid) if tid else None
+    if not tid:
+        return None
+    if getattr(g, "_tenant", None) is None or g._tenant.id != tid:
+        g._tenant = db.session.get(Tenant, tid)
+    return g._tenant
 
 
 def tenant_admin_required(view):

@@ -38,5 +38,7 @@ class Defaults:
     IDP_TIMEOUT_SECONDS = 10
     # Number of proxies in front of the app whose X-Forwarded-* headers are trusted (0: none).
     PROXY_COUNT = 0
+    # Register the `flask` commands even outside the flask CLI (they always are under it).
+    REGISTER_CLI = False
     # Rows per page on lists.
     PAGE_SIZE = 25

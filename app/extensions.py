@@ -1,6 +1,8 @@
-"""Flask extensions, created unbound and bound to the app in create_app()."""
+"""Flask extensions, created unbound and bound to the app in create_app().
+
+Flask-Migrate is bound in app.cli.register: web workers never need Alembic.
+"""
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
@@ -23,6 +25,5 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

@@ -53,9 +53,13 @@ def password_sign_in(login: str, password: str, client_addr: str) -> Outcome:
                      details={"method": "password", "reason": RATE_LIMITED})
         return Outcome(decision, None)
     user = find_user_by_login(login)
+    stored_hash = user.password_hash if user else None
+    # Keep the attempt's count and end the transaction: SQLite's write lock must not be held
+    # through the deliberately slow hash, or sign-ins queue behind each other.
+    db.session.commit()
     # Always verify (a dummy hash when the login is unknown): timing must not reveal accounts.
-    password_ok = verify_password(user.password_hash if user else None, password)
-    policy = policy_for(user)
+    password_ok = verify_password(stored_hash, password)
+    policy = policy_for(user)  # the user is read again: a change meanwhile (disabled…) counts
     now = clock.now()
     decision = rules.password_sign_in(user, policy, password_ok, now)
     if decision.reason == rules.BAD_PASSWORD:
