@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 
 from ..extensions import db
 from ..models import LinkedAccount, User
@@ -183,13 +183,15 @@ def capped_count(base: Select, cap: int) -> int:
     return db.session.scalar(select(func.count()).select_from(limited)) or 0
 
 
-def linked_user_ids(base: Select, ids: list[int]) -> set[int]:
-    """Which of these (tenant-scoped) users have a linked Microsoft account."""
+def linked_user_ids(ids: list[int]) -> set[int]:
+    """Which of these users (the ids of a tenant-scoped page) have a linked Microsoft account.
+
+    Asked of linked_account's user_id index alone: joining back to the tenant's users made
+    SQLite walk the tenant's whole user index (a few ms per page at 100,000 users).
+    """
     if not ids:
         return set()
-    has_link = exists(select(LinkedAccount.id).where(LinkedAccount.user_id == User.id))
-    stmt = base.with_only_columns(User.id).where(User.id.in_(ids), has_link).order_by(None)
-    return set(db.session.scalars(stmt))
+    return set(db.session.scalars(select(LinkedAccount.user_id).where(LinkedAccount.user_id.in_(ids))))
 
 
 def users_page(base: Select, tenant_id: int, req: ListRequest, per_page: int) -> UserPage:
@@ -219,5 +221,5 @@ def users_page(base: Select, tenant_id: int, req: ListRequest, per_page: int) ->
                     total_capped=capped, search_mode=mode)
     if rows:
         page.first, page.last = encode(_position(key, rows[0])), encode(_position(key, rows[-1]))
-    page.linked_ids = linked_user_ids(base, [u.id for u in page.items])
+    page.linked_ids = linked_user_ids([u.id for u in page.items])
     return page
