@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from wtforms import SelectChoice
 
 from .. import audit, clock
 from ..extensions import db
@@ -41,7 +42,7 @@ def microsoft_link():
     """Link Microsoft account: re-enter the password, then pick the account at Microsoft."""
     integrations = linkable_integrations(current_user)
     form = LinkForm()
-    form.integration_id.choices = [(i.id, i.name) for i in integrations]
+    form.integration_id.choices = [SelectChoice(i.id, i.name) for i in integrations]
     if form.validate_on_submit():
         cfg = current_app.config  # re-entering the password is limited like changing it
         limited = hit_rate_limit(f"link:{current_user.id}", cfg["PASSWORD_CHANGE_ATTEMPTS"],

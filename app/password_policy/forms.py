@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, FieldList, HiddenField, IntegerField, RadioField, StringField
+from wtforms import BooleanField, FieldList, HiddenField, IntegerField, RadioField, SelectChoice, StringField
 from wtforms.validators import InputRequired, Length, NumberRange
 
 from ..auth.domains import MAX_DOMAINS, check_domains
@@ -43,7 +43,7 @@ class PolicyForm(FlaskForm):
                                   "The account is locked after this many wrong passwords in a row.")
     lockout_minutes = _number("Lockout duration (minutes)", 1, 1440, "From 1 minute to 1 day (1440).")
     sso_mode = RadioField("Single Sign-On", default=SSO_ENABLED,
-                          choices=[(m, SSO_MODE_LABELS[m]) for m in (SSO_ENABLED, SSO_DISABLED, SSO_MANDATORY)],
+                          choices=[SelectChoice(m, SSO_MODE_LABELS[m]) for m in (SSO_ENABLED, SSO_DISABLED, SSO_MANDATORY)],
                           validate_choice=True)
     domains = FieldList(StringField("Email domain", validators=[Length(max=300)]), max_entries=MAX_DOMAINS + 20)
     version = HiddenField()
