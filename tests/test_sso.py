@@ -376,3 +376,28 @@ def test_sign_out_after_microsoft_offers_microsofts_sign_out(client, sso, factor
     page = client.get(out.headers["Location"]).get_data(as_text=True)
     assert "Sign out of Microsoft too" in page and "/oauth2/v2.0/logout?post_logout_redirect_uri=" in page
     assert client.get("/").status_code == 302
+
+
+def test_callback_with_neither_code_nor_error_is_a_clear_page(client, sso):
+    auth_uri = started(client, sso["integration"])
+    from urllib.parse import parse_qs, urlsplit
+
+    state = parse_qs(urlsplit(auth_uri).query)["state"][0]
+    answer = client.get("/auth/microsoft/callback", query_string={"state": state})
+    assert answer.status_code == 503 and "could not read" in answer.get_data(as_text=True)
+
+
+def test_reused_code_is_explained_not_500(client, sso, factory):
+    connect(sso["integration"], sso["tenant_a"])
+    contoso_user(factory, sso["tenant_a"], "alex", "alex@contoso.com")
+    browser = authorize(sso["emulator"], started(client, sso["integration"]), "alex@contoso.com")
+    code = browser.redirect_params["code"]
+    assert callback(client, browser.redirect_url).status_code == 302
+    client.post("/logout")
+    second = authorize(sso["emulator"], started(client, sso["integration"]), "alex@contoso.com")
+    from urllib.parse import urlencode
+
+    forged = second.redirect_url.split("?")[0] + "?" + urlencode({**second.redirect_params, "code": code})
+    answer = callback(client, forged)
+    assert answer.status_code == 400 and "Microsoft could not sign you in" in answer.get_data(as_text=True)
+    assert client.get("/").status_code == 302
