@@ -130,3 +130,22 @@ def test_concurrent_sign_ins_and_admin_writes_never_meet_a_locked_database(app, 
     from app.models import Tenant
 
     assert db.session.query(Tenant).filter(Tenant.name.like("Load Tenant %")).count() == 6
+
+
+def test_a_slow_wizard_callback_does_not_block_other_sign_ins(app, sso, served):
+    """The wizard's callback reads the signed-in admin first; that must not keep a transaction."""
+    session = requests.Session()
+    session.post(f"{served}/login", data={"login": "admin-a", "password": PASSWORD}, timeout=30)
+    start = session.post(f"{served}/admin/integrations/{sso['integration'].id}/connect", allow_redirects=False)
+    answer = authorize(sso["emulator"], start.headers["Location"], "megan@contoso.com", on_behalf=True)
+    sso["emulator"].state.set_delay(3)
+    slow = threading.Thread(target=lambda: session.get(
+        served + answer.redirect_url.split("5999", 1)[1], allow_redirects=False, timeout=30))
+    slow.start()
+    time.sleep(0.5)
+    began = time.monotonic()
+    response = requests.post(f"{served}/login", data={"login": "user-a", "password": PASSWORD},
+                             allow_redirects=False, timeout=30)
+    elapsed = time.monotonic() - began
+    slow.join()
+    assert response.status_code == 302 and elapsed < 2, elapsed

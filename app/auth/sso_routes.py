@@ -187,7 +187,10 @@ def redeem(info, payload: dict, query: dict) -> tuple[dict, dict]:
     """Exchange the code and validate the id token; returns (MSAL result, claims).
 
     Raises ProviderError, TokenInvalid, or ProviderError(kind=<error>) for an error answer.
+    Ends any transaction first (reading current_user may have begun one): SQLite's write lock
+    must not be held while Microsoft is called.
     """
+    db.session.commit()
     flow = payload["flow"]
     result = microsoft.finish_flow(info, flow, query)
     if "error" in result:
