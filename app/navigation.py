@@ -24,6 +24,11 @@ class Entry:
     roles: tuple[str, ...] = ADMINS
 
 
+def link_to(endpoint: str, **values) -> str | None:
+    """url_for, or None when that page is not part of this build (never a dead link)."""
+    return url_for(endpoint, **values) if endpoint in current_app.view_functions else None
+
+
 MENU = (
     Entry("Service provider", "Tenants", "tenants.index", (ROLE_SYSTEM_ADMIN,)),
     Entry("System", "Integrations", "integrations.index"),

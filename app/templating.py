@@ -1,16 +1,18 @@
 """Template globals: the menu, labels and small formatting filters."""
 from __future__ import annotations
 
-from flask import Flask, url_for
+from flask import Flask
 from flask_login import current_user
 
 from . import models
 from .access import current_tenant
-from .navigation import admin_menu
+from .navigation import admin_menu, link_to
 
 
 def init_app(app: Flask) -> None:
     """Expose the helpers templates need."""
+
+    app.add_template_global(link_to)
 
     @app.context_processor
     def _globals():
@@ -22,11 +24,6 @@ def init_app(app: Flask) -> None:
             "AUTH_TYPE_LABELS": models.AUTH_TYPE_LABELS,
             "SSO_MODE_LABELS": models.SSO_MODE_LABELS,
         }
-
-    @app.template_global("link_to")
-    def _link_to(endpoint: str, **values):
-        """url_for, or None when that page is not part of this build (never a dead link)."""
-        return url_for(endpoint, **values) if endpoint in app.view_functions else None
 
     @app.template_filter("when")
     def _when(value):

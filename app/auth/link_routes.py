@@ -9,18 +9,11 @@ from wtforms import SelectChoice
 from .. import audit, clock
 from ..extensions import db
 from ..models import CONN_CONNECTED, Connection, Integration, LinkedAccount
+from ..navigation import link_to
 from ..passwords import verify_password
 from ..security import hit_rate_limit
-from . import bp, flows, microsoft, sso_routes
+from . import bp, flows, microsoft, sso, sso_routes
 from .forms import EmptyForm, LinkForm
-
-PROFILE = "profile.index"
-
-
-def profile_url() -> str:
-    """Back to the profile page (or home where there is none)."""
-    return url_for(PROFILE) if PROFILE in current_app.view_functions else url_for("main.home")
-
 
 def linkable_integrations(user) -> list[Integration]:
     """Enabled integrations through which the user's tenant has a connected organization."""
@@ -53,9 +46,10 @@ def microsoft_link():
             integration = next(i for i in integrations if i.id == form.integration_id.data)
             return begin_link(sso_routes.snapshot(integration))
         form.password.errors.append("Too many attempts: wait a few minutes." if limited else "The password is not right.")
+    profile = link_to("profile.index") or url_for("main.home")
     return render_template("auth/link.html", form=form, integrations=integrations, links=my_links(current_user),
-                           unlink_form=EmptyForm(), back=profile_url(),
-                           breadcrumbs=[("Profile", profile_url()), ("Microsoft account", None)])
+                           unlink_form=EmptyForm(), back=profile,
+                           breadcrumbs=[("Profile", profile), ("Microsoft account", None)])
 
 
 def begin_link(info):
@@ -93,10 +87,8 @@ def handle_link(info, payload: dict, query: dict):
 
 def link_account(info, claims: dict) -> str | None:
     """Create the link, or return why it cannot be made."""
-    connection = db.session.scalars(select(Connection).where(
-        Connection.integration_id == info.id, Connection.org_tid == claims["tid"],
-        Connection.tenant_id == current_user.tenant_id, Connection.status == CONN_CONNECTED)).first()
-    if connection is None:
+    connection = sso.connection_for(info.id, claims["tid"])
+    if connection is None or connection.tenant_id != current_user.tenant_id or connection.status != CONN_CONNECTED:
         return "That Microsoft account's organization is not connected to your portal."
     existing = db.session.scalars(select(LinkedAccount).where(
         LinkedAccount.connection_id == connection.id,

@@ -23,7 +23,6 @@ def login():
     if current_user.is_authenticated:
         return redirect(safe_next(request.args.get("next"), url_for("main.home")))
     form = LoginForm()
-    integrations = sso_routes.enabled_integrations()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
     elif not form.password.data and (realm := sso_routes.realm_integration(form.login.data)):
@@ -36,12 +35,10 @@ def login():
         decision, user = outcome.decision, outcome.user
         target = safe_next(form.next.data, url_for("main.home"))
         if decision.reason == RATE_LIMITED:
-            return render_template("auth/login.html", form=form, error=decision.message
-                                   + " Wait a few minutes and try again.", integrations=integrations), 429
+            return login_page(form, decision.message + " Wait a few minutes and try again.", 429)
         if not decision.allowed:
             form.password.data = ""
-            return render_template("auth/login.html", form=form, error=FAILED,
-                                   integrations=integrations), 200
+            return login_page(form, FAILED)
         if decision.reason in (rules.TOTP_REQUIRED, rules.TOTP_ENROL):
             session.clear()
             session[PENDING_2FA] = {"uid": user.id, "sv": user.session_version, "next": target,
@@ -50,7 +47,13 @@ def login():
         start_session(user, "password")
         db.session.commit()
         return redirect(target)
-    return render_template("auth/login.html", form=form, error=None, integrations=integrations)
+    return login_page(form)
+
+
+def login_page(form: LoginForm, error: str | None = None, status: int = 200):
+    """The login page, with a Sign in with Microsoft button per enabled integration."""
+    return render_template("auth/login.html", form=form, error=error,
+                           integrations=sso_routes.enabled_integrations()), status
 
 
 @bp.route("/logout", methods=["POST"])

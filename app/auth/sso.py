@@ -37,10 +37,10 @@ class SsoOutcome:
     connection: Optional[Connection] = None
 
 
-def connection_for(integration: Integration, tid: str) -> Optional[Connection]:
+def connection_for(integration_id: int, tid: str) -> Optional[Connection]:
     """The connection of this organization through this integration (at most one exists)."""
     return db.session.scalars(select(Connection).where(
-        Connection.integration_id == integration.id, Connection.org_tid == tid)).first()
+        Connection.integration_id == integration_id, Connection.org_tid == tid)).first()
 
 
 def auto_activation_candidate(claims: dict[str, Any], verified_domains: list[str]) -> Optional[User]:
@@ -76,7 +76,7 @@ def auto_activate(integration: Integration, claims: dict[str, Any], org: dict[st
 def sign_in(integration: Integration, claims: dict[str, Any], org: Optional[dict[str, Any]] = None) -> SsoOutcome:
     """Apply the Microsoft sign-in rules to validated claims; create the link on a guarded match."""
     tid, oid = claims["tid"], claims["oid"]
-    connection = connection_for(integration, tid)
+    connection = connection_for(integration.id, tid)
     if connection is None and integration.auto_activate and org is not None:
         connection = auto_activate(integration, claims, org)
     policy = link = linked_user = email_user = None
@@ -139,4 +139,4 @@ def record_decision(decision: rules.Decision, connection: Optional[Connection], 
 
 def needs_org_info(integration: Integration, tid: str) -> bool:
     """Whether the callback must read the organization from Graph first (auto-activation)."""
-    return bool(integration.auto_activate) and connection_for(integration, tid) is None
+    return bool(integration.auto_activate) and connection_for(integration.id, tid) is None

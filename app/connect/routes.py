@@ -11,6 +11,7 @@ from ..auth import flows, microsoft, sso_routes
 from ..auth.forms import EmptyForm
 from ..extensions import db
 from ..integrations import clouds
+from ..navigation import link_to
 from ..integrations.scope import visible_integration_or_404
 from ..models import CONN_PENDING, Connection, Integration
 from . import bp, service
@@ -33,17 +34,10 @@ def connectable_integration_or_404(integration_id: int) -> Integration:
 
 def crumbs(integration: Integration | None = None):
     """Administration > System > Integrations (> the integration)."""
-    trail = [("Administration", None), ("System", None), ("Integrations", _url("integrations.index"))]
+    trail = [("Administration", None), ("System", None), ("Integrations", link_to("integrations.index"))]
     if integration is not None:
-        trail.append((integration.name, _url("integrations.view", integration_id=integration.id)))
+        trail.append((integration.name, link_to("integrations.view", integration_id=integration.id)))
     return trail + [("Connect service (Microsoft)", None)]
-
-
-def _url(endpoint: str, **values) -> str | None:
-    """A link only to pages that exist (the Integrations pages are their own area)."""
-    from flask import current_app
-
-    return url_for(endpoint, **values) if endpoint in current_app.view_functions else None
 
 
 @bp.route("/integrations/<int:integration_id>/connect", methods=["GET", "POST"])
@@ -96,7 +90,7 @@ def handle_connect(info, payload: dict, query: dict):
                                   "This Microsoft organization is already connected to another tenant of this "
                                   "portal through this integration, so it cannot be connected here. Contact "
                                   "your service provider if this is unexpected.", status=409,
-                                  actions=[("Back to the integration", _url("integrations.view", integration_id=info.id)
+                                  actions=[("Back to the integration", link_to("integrations.view", integration_id=info.id)
                                             or url_for("main.home"))])
     return redirect(url_for("connect.configure", connection_id=saved.connection.id))
 

@@ -11,6 +11,7 @@ from typing import Any, Optional
 from sqlalchemy import select
 
 from .. import audit, clock
+from ..auth.sso import connection_for
 from ..extensions import db
 from ..models import (
     CONN_CONNECTED,
@@ -60,8 +61,7 @@ def save_pending(integration_id: int, tenant_id: int, info: OrgInfo) -> SaveResu
     One organization is connected at most once per integration: another tenant's connection
     refuses; this tenant's existing one is updated (and keeps its status until Finalize).
     """
-    connection = db.session.scalars(select(Connection).where(
-        Connection.integration_id == integration_id, Connection.org_tid == info.tid)).first()
+    connection = connection_for(integration_id, info.tid)
     if connection is not None and connection.tenant_id != tenant_id:
         audit.record("connection.refused", tenant_id=tenant_id, details={"reason": ELSEWHERE, "tid": info.tid})
         return SaveResult(error=ELSEWHERE)
